@@ -1,0 +1,1 @@
+//! Part 1 of the book: exchanging data over a connection.
