@@ -78,3 +78,23 @@ pub fn bind_error(addr: SocketAddr, err: std::io::Error) -> anyhow::Error {
     };
     anyhow::Error::new(err).context(format!("binding {addr} failed with {advice}"))
 }
+
+/// The error for a failed `connect(2)`, naming where the client tried to
+/// connect and the errno, so that a reader knows what happened and what to
+/// do about it. `target` is an address (`127.0.0.1:4481`) or, for a
+/// shorthand that resolves a name itself, `host:port`.
+///
+/// Use it as `socket.connect(&addr.into()).map_err(|err| conventions::connect_error(addr, err))?`.
+pub fn connect_error(target: impl std::fmt::Display, err: std::io::Error) -> anyhow::Error {
+    let advice = match err.raw_os_error() {
+        Some(111) => {
+            "ECONNREFUSED: nothing is listening there; start the chapter's server first, or set HOST/PORT"
+        }
+        Some(110) => "ETIMEDOUT: no answer at all; is the address right?",
+        Some(113) => "EHOSTUNREACH: no route to that host; check HOST",
+        Some(101) => "ENETUNREACH: no route to that network; check HOST",
+        Some(99) => "EADDRNOTAVAIL: no local address or ephemeral port left to connect from",
+        _ => "see the error below",
+    };
+    anyhow::Error::new(err).context(format!("connecting to {target} failed with {advice}"))
+}

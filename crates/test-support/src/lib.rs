@@ -11,7 +11,7 @@
 //! - Everything the server prints is captured; a failed wait shows its stderr.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -216,6 +216,79 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(TIMEOUT)).unwrap();
     stream
+}
+
+/// Accepts one connection on a test-owned listener (the way tests of client
+/// binaries stand in for a server), with the same read and write timeouts
+/// as [`connect`]. Fails the test if no client connects within [`TIMEOUT`].
+///
+/// The accept runs on a helper thread so that it can be timed out; after a
+/// timeout that thread stays blocked until the test process ends.
+pub fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    let listener = listener.try_clone().expect("cloning the listener");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(listener.accept());
+    });
+    match rx.recv_timeout(TIMEOUT) {
+        Ok(Ok((stream, peer))) => {
+            stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+            stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+            (stream, peer)
+        }
+        Ok(Err(err)) => panic!("accept failed: {err}"),
+        Err(_) => panic!("no client connected within {TIMEOUT:?}"),
+    }
+}
+
+/// Runs a command that exits by itself (a client, say) with stdin closed,
+/// and returns its exit status and everything it printed. Fails the test,
+/// after killing the process, if it is still running after [`TIMEOUT`].
+///
+/// For crates without assert_cmd (the exercises); it does what
+/// `assert_cmd::Command::timeout(TIMEOUT).output()` does.
+pub fn run(mut command: Command) -> std::process::Output {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
+    // Drain both pipes while the process runs, or a full pipe blocks it.
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let out = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let err = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = err.join().unwrap_or_default();
+            panic!(
+                "{command:?} still running after {TIMEOUT:?}; killed it. stderr:\n{}",
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
 }
 
 /// Reads until the peer closes its side (EOF). The stream's read timeout

@@ -1,0 +1,122 @@
+//! Exercise (Nagle's Algorithm): take the 40 ms stall out of a client.
+//!
+//! This client speaks to `length_prefix_server` (chapter Framing Messages:
+//! every message is a 4-byte big-endian length, then that many bytes). It
+//! works, but each request costs about 40 ms on Linux, because it sends the
+//! length and the payload in two small writes and then waits for the reply:
+//! Nagle's algorithm holds the second write until the first is acknowledged,
+//! and the server's kernel delays that acknowledgement, hoping to send it
+//! along with a reply that cannot come before the payload does. Run it and
+//! watch the times it prints:
+//!
+//!     cargo run -p framing --bin length_prefix_server      (one terminal)
+//!     cargo run -p nodelay_fix                             (another, in exercises/)
+//!
+//! Fix it both ways the chapter describes; the tests check each:
+//! - build each frame (header and payload) in one buffer and send it with
+//!   a single write, so that each request leaves as one TCP segment (the
+//!   test asks the server side's kernel how many data segments it received:
+//!   one per request, no more);
+//! - set `TCP_NODELAY` on the socket, so that a small write is never held
+//!   back. The program prints the option as the kernel reports it
+//!   (`getsockopt`): the tests expect `TCP_NODELAY: on`.
+//!
+//! Keep everything else as it is: the same requests, in the same order, and
+//! the same output lines (`<request> -> <reply> (<time> ms)`).
+//!
+//! Run the tests with `just exercise nodelay_fix`
+//! (or `cargo test -p nodelay_fix` inside `exercises/`).
+//! Stuck? `just hint nodelay_fix`.
+
+use std::io::{Read, Write};
+use std::net::ToSocketAddrs;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use socket2::{Domain, SockAddr, Socket, Type};
+
+const REQUESTS: [&str; 5] = [
+    "SET lang rust",
+    "GET lang",
+    "GET ruby",
+    "SET lang ruby",
+    "GET lang",
+];
+
+fn main() -> anyhow::Result<()> {
+    let mut socket = connect()?;
+
+    // TODO: turn Nagle's algorithm off for this socket (TCP_NODELAY).
+
+    // getsockopt(2): what the kernel really has for this socket.
+    let nodelay = socket.tcp_nodelay().context("getsockopt(TCP_NODELAY)")?;
+    println!("TCP_NODELAY: {}", if nodelay { "on" } else { "off" });
+
+    for request in REQUESTS {
+        let start = Instant::now();
+        send_frame(&mut socket, request.as_bytes())?;
+        let reply = read_frame(&mut socket)?;
+        let millis = start.elapsed().as_secs_f64() * 1000.0;
+        println!(
+            "{request} -> {} ({millis:.2} ms)",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+
+    // `exit` gets no reply: the server closes the connection.
+    send_frame(&mut socket, b"exit")?;
+    let mut rest = Vec::new();
+    socket
+        .read_to_end(&mut rest)
+        .context("waiting for the server to close")?;
+    Ok(())
+}
+
+/// Sends `payload` as one frame: its length as 4 big-endian bytes, then the
+/// bytes themselves.
+fn send_frame(socket: &mut Socket, payload: &[u8]) -> anyhow::Result<()> {
+    let length = u32::try_from(payload.len()).context("payload over 4 GiB")?;
+    // TODO: send the header and the payload with a single write.
+    socket
+        .write_all(&length.to_be_bytes())
+        .context("sending a header")?;
+    socket.write_all(payload).context("sending a payload")?;
+    Ok(())
+}
+
+/// Reads one frame and returns its payload.
+fn read_frame(socket: &mut Socket) -> anyhow::Result<Vec<u8>> {
+    let mut header = [0u8; 4];
+    socket
+        .read_exact(&mut header)
+        .context("the server closed the connection instead of replying")?;
+    let length = u32::from_be_bytes(header);
+    if length > 1024 * 1024 {
+        bail!("the server announced a {length}-byte reply; the limit is 1 MiB");
+    }
+    let mut payload = vec![0u8; length as usize];
+    socket
+        .read_exact(&mut payload)
+        .context("the server closed the connection in the middle of a reply")?;
+    Ok(payload)
+}
+
+/// Connects to HOST:PORT (default localhost:4481), trying each address the
+/// name resolves to in turn.
+fn connect() -> anyhow::Result<Socket> {
+    let host = conventions::host("localhost");
+    let port = conventions::port()?;
+    let addrs = (host.as_str(), port)
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {host}"))?;
+    let mut last_error = anyhow::anyhow!("{host} resolves to no address");
+    for addr in addrs {
+        let socket =
+            Socket::new(Domain::for_address(addr), Type::STREAM, None).context("socket(2)")?;
+        match socket.connect(&SockAddr::from(addr)) {
+            Ok(()) => return Ok(socket),
+            Err(err) => last_error = conventions::connect_error(addr, err),
+        }
+    }
+    Err(last_error.context(format!("no server at {host}:{port}")))
+}
