@@ -72,7 +72,11 @@ pub fn cargo_runs(text: &str) -> Vec<(String, String)> {
                 .map(|word| word.to_string())
         };
         if let (Some(package), Some(bin)) = (after("-p"), after("--bin")) {
-            found.push((package, bin));
+            // `cargo run -p CRATE --bin NAME` is a pattern, not a command.
+            let placeholder = |word: &str| word.chars().all(|c| c.is_ascii_uppercase());
+            if !placeholder(&package) && !placeholder(&bin) {
+                found.push((package, bin));
+            }
         }
     }
     found

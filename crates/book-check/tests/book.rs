@@ -96,7 +96,7 @@ fn every_chapter_file_is_in_the_summary_and_every_summary_entry_exists() {
 
 #[test]
 fn the_parsers_find_what_they_should() {
-    let text = "run `cargo run -p primitives --bin first_socket` and {{#include ../a.rs:main}} \
+    let text = "run `cargo run -p primitives --bin first_socket` (cargo run -p CRATE --bin NAME) and {{#include ../a.rs:main}} \
                 then {{#include ../b.rs}} and just exercise echo_server; just hint NAME";
     assert_eq!(cargo_runs(text), [("primitives".into(), "first_socket".into())]);
     assert_eq!(
