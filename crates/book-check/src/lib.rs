@@ -40,7 +40,9 @@ pub fn markdown_files(dir: &Path) -> Vec<PathBuf> {
 pub fn includes(text: &str) -> Vec<(String, Option<String>)> {
     let mut found = Vec::new();
     for piece in text.split("{{#include ").skip(1) {
-        let Some(end) = piece.find("}}") else { continue };
+        let Some(end) = piece.find("}}") else {
+            continue;
+        };
         let target = piece[..end].trim();
         match target.split_once(':') {
             Some((path, anchor)) if !anchor.starts_with(|c: char| c.is_ascii_digit()) => {
@@ -104,7 +106,9 @@ pub fn workspace_binaries(root: &Path) -> Vec<(String, String)> {
     let mut found = Vec::new();
     for entry in fs::read_dir(root.join("crates")).expect("crates/") {
         let dir = entry.expect("dir entry").path();
-        let Ok(manifest) = fs::read_to_string(dir.join("Cargo.toml")) else { continue };
+        let Ok(manifest) = fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
         let Some(package) = manifest
             .lines()
             .find_map(|line| line.strip_prefix("name = "))
@@ -112,7 +116,9 @@ pub fn workspace_binaries(root: &Path) -> Vec<(String, String)> {
         else {
             continue;
         };
-        let Ok(bins) = fs::read_dir(dir.join("src/bin")) else { continue };
+        let Ok(bins) = fs::read_dir(dir.join("src/bin")) else {
+            continue;
+        };
         for bin in bins {
             let path = bin.expect("dir entry").path();
             if let Some(stem) = path.file_stem().and_then(|stem| stem.to_str()) {

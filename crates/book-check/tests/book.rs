@@ -18,12 +18,19 @@ fn every_include_in_the_book_resolves_to_a_file_and_anchor() {
             };
             if let Some(anchor) = anchor {
                 if !has_anchor(&source, &anchor) {
-                    problems.push(format!("{}: no anchor {anchor} in {path}", chapter.display()));
+                    problems.push(format!(
+                        "{}: no anchor {anchor} in {path}",
+                        chapter.display()
+                    ));
                 }
             }
         }
     }
-    assert!(problems.is_empty(), "broken includes:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "broken includes:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -35,16 +42,28 @@ fn every_cargo_run_in_the_book_and_readme_names_a_real_binary() {
     let mut problems = Vec::new();
     let mut seen = 0;
     for document in documents {
-        let Ok(text) = fs::read_to_string(&document) else { continue };
+        let Ok(text) = fs::read_to_string(&document) else {
+            continue;
+        };
         for (package, bin) in cargo_runs(&text) {
             seen += 1;
             if !binaries.contains(&(package.clone(), bin.clone())) {
-                problems.push(format!("{}: cargo run -p {package} --bin {bin}", document.display()));
+                problems.push(format!(
+                    "{}: cargo run -p {package} --bin {bin}",
+                    document.display()
+                ));
             }
         }
     }
-    assert!(seen > 0, "found no cargo run command at all: is the parser broken?");
-    assert!(problems.is_empty(), "commands naming no binary:\n{}", problems.join("\n"));
+    assert!(
+        seen > 0,
+        "found no cargo run command at all: is the parser broken?"
+    );
+    assert!(
+        problems.is_empty(),
+        "commands naming no binary:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -65,7 +84,11 @@ fn every_exercise_the_book_names_exists() {
             }
         }
     }
-    assert!(problems.is_empty(), "unknown exercises:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "unknown exercises:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -86,7 +109,11 @@ fn every_chapter_file_is_in_the_summary_and_every_summary_entry_exists() {
         }
     }
     for chapter in markdown_files(&src) {
-        let relative = chapter.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+        let relative = chapter
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if relative != "SUMMARY.md" && !linked.contains(&relative) {
             problems.push(format!("{relative} is not in SUMMARY.md"));
         }
@@ -98,10 +125,16 @@ fn every_chapter_file_is_in_the_summary_and_every_summary_entry_exists() {
 fn the_parsers_find_what_they_should() {
     let text = "run `cargo run -p primitives --bin first_socket` (cargo run -p CRATE --bin NAME) and {{#include ../a.rs:main}} \
                 then {{#include ../b.rs}} and just exercise echo_server; just hint NAME";
-    assert_eq!(cargo_runs(text), [("primitives".into(), "first_socket".into())]);
+    assert_eq!(
+        cargo_runs(text),
+        [("primitives".into(), "first_socket".into())]
+    );
     assert_eq!(
         includes(text),
-        [("../a.rs".into(), Some("main".into())), ("../b.rs".into(), None)]
+        [
+            ("../a.rs".into(), Some("main".into())),
+            ("../b.rs".into(), None)
+        ]
     );
     assert_eq!(exercise_mentions(text), ["echo_server"]);
     assert!(has_anchor("// ANCHOR: x\nfoo\n// ANCHOR_END: x\n", "x"));
