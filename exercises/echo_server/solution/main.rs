@@ -15,7 +15,10 @@ fn main() -> anyhow::Result<()> {
         .bind(&SockAddr::from(addr))
         .with_context(|| format!("binding {addr}"))?;
     listener.listen(128).context("listen(2)")?;
-    let local = listener.local_addr()?.as_socket().context("not an IP socket")?;
+    let local = listener
+        .local_addr()?
+        .as_socket()
+        .context("not an IP socket")?;
     conventions::announce(local);
 
     loop {

@@ -20,7 +20,10 @@ fn echoes_what_it_reads_until_the_client_closes() {
     client.write_all(b"ohai\n").unwrap();
     client.write_all(b"second write, same stream\n").unwrap();
     client.shutdown(Shutdown::Write).unwrap();
-    assert_eq!(read_to_end(&mut client), b"ohai\nsecond write, same stream\n");
+    assert_eq!(
+        read_to_end(&mut client),
+        b"ohai\nsecond write, same stream\n"
+    );
 }
 
 #[test]
