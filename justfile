@@ -46,3 +46,13 @@ check-exercises:
 # Everything CI runs
 ci:
     bash .ci/run
+
+# Run every benchmark (release build) and write the results into the book
+bench:
+    cargo build --release -p bench -p cloudhash -p framing -p ftp-architectures
+    cargo run --release -p bench --bin bench_all
+
+# A short run of every benchmark (under two minutes); writes target/bench-quick, not the book
+bench-quick:
+    cargo build --release -p bench -p cloudhash -p framing -p ftp-architectures
+    cargo run --release -p bench --bin bench_all -- --quick --out target/bench-quick

@@ -17,14 +17,16 @@
 //! | a reply | `write(2)` sleeps while the client does not read | what the socket takes; the rest waits in `unsent` for `EPOLLOUT` |
 //! | PASV data connection | `poll(2)` + `accept(2)` sleep | the passive listener is registered for `EPOLLIN` |
 //! | PORT data connection | `connect(2)` sleeps | non-blocking `connect(2)`, `EINPROGRESS`, `EPOLLOUT`, then `SO_ERROR` |
-//! | RETR, LIST | `sendfile(2)` sleeps until the last byte is out | one chunk per `EPOLLOUT` event |
+//! | RETR | `sendfile(2)` sleeps until the last byte is out | one non-blocking `sendfile(2)` per `EPOLLOUT` event |
+//! | LIST | `write(2)` sleeps until the last byte is out | one `write(2)` per `EPOLLOUT` event |
 //! | idle client | `SO_RCVTIMEO` | a deadline per connection; the nearest one is `epoll_wait`'s timeout |
 //!
-//! The one wait left is reading a file: `read(2)` on a regular file cannot be
-//! made non-blocking (`O_NONBLOCK` is ignored for files), so a chunk read from
-//! a cold disk stalls every client for as long as the disk takes. Reading
-//! one small chunk at a time keeps that stall short; real servers move file
-//! reads to a thread pool (nginx's `aio threads`) or to `io_uring`.
+//! The one wait left is reading a file: a regular file cannot be made
+//! non-blocking (`O_NONBLOCK` is ignored for files), so when `sendfile(2)`
+//! needs pages that are not in the page cache, it waits for the disk, and
+//! every client waits with it. Asking for at most [`CHUNK`] bytes per event
+//! keeps that stall bounded; real servers move file reads to a thread pool
+//! (nginx's `aio threads`) or to `io_uring`.
 //!
 //! # The state machine
 //!
@@ -66,16 +68,20 @@ use anyhow::Context;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::resource::{Resource, getrlimit};
+use nix::sys::sendfile::sendfile;
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::{Config, DataChannel, LineBuffer, LineTooLong, MAX_LINE, Outcome, Payload, Reply};
 use crate::{Session, Transfer};
 
 // ANCHOR: limits
-/// How many bytes of a file one `EPOLLOUT` event sends at most: read this
-/// much from the file, write what the socket takes, and go round the loop,
-/// so that one download cannot keep the others waiting.
-pub const CHUNK: usize = 64 * 1024;
+/// How many bytes of a file one `EPOLLOUT` event sends at most: one
+/// `sendfile(2)` asks for this much, the socket takes what fits in its send
+/// buffer, and the loop goes round, so that one download cannot keep the
+/// others waiting. Linux grows a socket's send buffer to 4 MiB at most by
+/// default (`net.ipv4.tcp_wmem`), so this number never cuts a call short;
+/// a smaller one (we tried 1 MiB) cost throughput.
+pub const CHUNK: usize = 4 * 1024 * 1024;
 
 /// Backpressure on the control connection: while this many bytes of replies
 /// are unsent (the client sends commands but does not read the replies), we
@@ -487,6 +493,9 @@ impl Connection {
         epoll: &Epoll,
     ) -> io::Result<Connection> {
         control.set_nonblocking(true)?;
+        // Every reply is queued whole and written at once: no Nagle delay
+        // (see `serve_connection`).
+        control.set_nodelay(true)?;
         let local = control.local_addr()?;
         let watching = EpollFlags::EPOLLIN;
         epoll.add(
@@ -822,19 +831,20 @@ fn connect_nonblocking(addr: SocketAddr) -> io::Result<TcpStream> {
 // ANCHOR_END: connect_nonblocking
 
 // ANCHOR: outgoing
-/// The bytes of a transfer on their way out: the current chunk, how much of
-/// it is written, and (for RETR) the file the next chunks come from.
-struct Outgoing {
-    chunk: Vec<u8>,
-    written: usize,
-    file: Option<File>,
+/// The bytes of a transfer on their way out.
+enum Outgoing {
+    /// A listing, built in memory, and how much of it is written.
+    Bytes { bytes: Vec<u8>, written: usize },
+    /// A file (RETR). `sendfile(2)` moves the file's position forward as it
+    /// sends, so the file itself remembers how far we are.
+    File(File),
 }
 
 /// What one [`Outgoing::send_some`] achieved.
 enum Sent {
     /// The socket took nothing (its send buffer is full).
     Nothing,
-    /// Some bytes went out; there is more.
+    /// Some bytes went out; there may be more.
     Some,
     /// The last byte went out.
     Everything,
@@ -843,50 +853,39 @@ enum Sent {
 impl Outgoing {
     fn new(payload: Payload) -> Outgoing {
         match payload {
-            // A listing is one chunk, already in memory.
-            Payload::Listing(bytes) => Outgoing {
-                chunk: bytes,
-                written: 0,
-                file: None,
-            },
-            Payload::File { file, .. } => Outgoing {
-                chunk: Vec::new(),
-                written: 0,
-                file: Some(file),
-            },
+            Payload::Listing(bytes) => Outgoing::Bytes { bytes, written: 0 },
+            Payload::File { file, .. } => Outgoing::File(file),
         }
     }
 
-    /// One step of the transfer: if the chunk is all written, read the next
-    /// one from the file; then one write(2) of what is left of the chunk.
+    /// One step of the transfer: one write(2) of what is left of a listing,
+    /// or one sendfile(2) of the next [`CHUNK`] of a file. The socket is
+    /// non-blocking, so either takes what fits in its send buffer now and
+    /// returns.
     fn send_some(&mut self, socket: &TcpStream) -> io::Result<Sent> {
-        if self.written == self.chunk.len() {
-            let Some(file) = &mut self.file else {
-                return Ok(Sent::Everything);
-            };
-            // A regular file is never "not ready": this read does not return
-            // EAGAIN, though it may wait for the disk (see the module docs).
-            self.chunk.resize(CHUNK, 0);
-            let n = file.read(&mut self.chunk)?;
-            self.chunk.truncate(n);
-            self.written = 0;
-            if n == 0 {
-                return Ok(Sent::Everything);
-            }
-        }
-        match (&*socket).write(&self.chunk[self.written..]) {
-            Ok(n) => {
-                self.written += n;
-                let finished = self.written == self.chunk.len() && self.file.is_none();
-                Ok(if finished {
-                    Sent::Everything
-                } else {
-                    Sent::Some
-                })
-            }
-            Err(err) if err.kind() == ErrorKind::WouldBlock => Ok(Sent::Nothing),
-            Err(err) if err.kind() == ErrorKind::Interrupted => Ok(Sent::Nothing),
-            Err(err) => Err(err),
+        match self {
+            Outgoing::Bytes { bytes, written } => match (&*socket).write(&bytes[*written..]) {
+                Ok(n) => {
+                    *written += n;
+                    Ok(if *written == bytes.len() {
+                        Sent::Everything
+                    } else {
+                        Sent::Some
+                    })
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => Ok(Sent::Nothing),
+                Err(err) if err.kind() == ErrorKind::Interrupted => Ok(Sent::Nothing),
+                Err(err) => Err(err),
+            },
+            // `None`: from the file's own position, which sendfile(2) moves
+            // forward. The file's pages go from the page cache to the socket
+            // without being copied through our memory.
+            Outgoing::File(file) => match sendfile(socket, &*file, None, CHUNK) {
+                Ok(0) => Ok(Sent::Everything), // the end of the file
+                Ok(_) => Ok(Sent::Some),
+                Err(Errno::EAGAIN | Errno::EINTR) => Ok(Sent::Nothing),
+                Err(errno) => Err(errno.into()),
+            },
         }
     }
 }
