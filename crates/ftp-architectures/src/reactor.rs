@@ -92,9 +92,14 @@ pub const UNSENT_LIMIT: usize = 64 * 1024;
 /// stderr, the listener, the epoll instance, and some slack.
 const RESERVED_FDS: u64 = 32;
 
-/// Descriptors one client may hold at once: its control connection, plus a
-/// passive listener or a data connection.
-const FDS_PER_CLIENT: u64 = 2;
+/// One in this many of the remaining descriptors is kept for data transfers.
+/// An idle client holds one descriptor (its control connection); only while
+/// it transfers does it hold a second (a passive listener, then the data
+/// connection). Reserving two per client would halve how many idle clients
+/// fit; instead, if more clients transfer at once than the reserve holds,
+/// the transfer that finds no descriptor gets `425` and its client stays
+/// connected.
+const TRANSFER_SHARE: u64 = 8;
 // ANCHOR_END: limits
 
 /// A connection number. Numbers are never reused, so an event that arrives
@@ -402,7 +407,8 @@ impl Reactor {
 /// How many clients fit in this process's open file limit.
 fn client_capacity() -> nix::Result<usize> {
     let (soft, _hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
-    let clients = soft.saturating_sub(RESERVED_FDS) / FDS_PER_CLIENT;
+    let available = soft.saturating_sub(RESERVED_FDS);
+    let clients = available - available / TRANSFER_SHARE;
     Ok(clients.max(1).try_into().unwrap_or(usize::MAX))
 }
 

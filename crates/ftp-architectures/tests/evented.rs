@@ -18,9 +18,10 @@ common::concurrency_tests!(BIN);
 reactor_suite::reactor_tests!(BIN);
 
 /// With an open file limit of 64 (hard, so the server cannot raise it), the
-/// reactor has room for (64 - 32 reserved) / 2 per client = 16 clients. The
-/// 17th gets 421 and is closed, and the server neither stops nor spins; once
-/// a client leaves, the next one is served again.
+/// reactor keeps 32 descriptors for itself and one in eight of the other 32
+/// for data transfers: room for 28 clients. The 29th gets 421 and is closed,
+/// and the server neither stops nor spins; once a client leaves, the next
+/// one is served again.
 #[test]
 fn past_its_descriptors_a_client_gets_421() {
     let fixture = Fixture::new();
@@ -34,7 +35,7 @@ fn past_its_descriptors_a_client_gets_421() {
     }
     let server = Server::start_command(command);
 
-    let mut clients: Vec<Ftp> = (0..16).map(|_| Ftp::connect(&server)).collect();
+    let mut clients: Vec<Ftp> = (0..28).map(|_| Ftp::connect(&server)).collect();
     let mut refused = Ftp::connect_silently(&server);
     assert_eq!(
         refused.reply(),
