@@ -86,6 +86,9 @@ use anyhow::{Context, bail};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::sendfile::sendfile;
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 
 pub mod reactor;
 // ---------------------------------------------------------------------------
@@ -103,6 +106,7 @@ pub mod reactor;
 /// | `DATA_TIMEOUT` (seconds) | [`data_timeout`](Config::data_timeout) | 30 |
 /// | `MAX_CONNECTIONS` | [`max_connections`](Config::max_connections) | 64 |
 /// | `CONCURRENCY` | [`concurrency`](Config::concurrency) | 4 |
+/// | `SHUTDOWN_GRACE` (seconds) | [`shutdown_grace`](Config::shutdown_grace) | 5 |
 ///
 /// Timeouts may have a fraction (`IDLE_TIMEOUT=0.5`) and must be above zero.
 #[derive(Clone, Debug)]
@@ -123,6 +127,9 @@ pub struct Config {
     /// How many workers the pooled architectures (preforking, thread pool,
     /// hybrid) start.
     pub concurrency: usize,
+    /// How long the forking servers, once told to stop, wait for their
+    /// children to exit after SIGTERM before they SIGKILL the rest.
+    pub shutdown_grace: Duration,
 }
 // ANCHOR_END: config
 
@@ -146,6 +153,7 @@ impl Config {
             data_timeout: env_seconds("DATA_TIMEOUT", 30.0)?,
             max_connections: env_number("MAX_CONNECTIONS", 64)?,
             concurrency: env_number("CONCURRENCY", 4)?,
+            shutdown_grace: env_seconds("SHUTDOWN_GRACE", 5.0)?,
         })
     }
 
@@ -159,6 +167,7 @@ impl Config {
             data_timeout: Duration::from_secs(30),
             max_connections: 64,
             concurrency: 4,
+            shutdown_grace: Duration::from_secs(5),
         })
     }
 }
@@ -187,6 +196,86 @@ fn env_seconds(name: &str, default: f64) -> anyhow::Result<Duration> {
     }
     Ok(Duration::from_secs_f64(seconds))
 }
+
+// ---------------------------------------------------------------------------
+// The forking servers' masters
+
+// ANCHOR: wait_for_signal
+/// sigtimedwait(2): takes one pending signal of `signals`, like
+/// `SigSet::wait` (sigwait), but gives up after `timeout` and returns `None`.
+/// The signals must be blocked, as in every master here.
+pub fn wait_for_signal(signals: &SigSet, timeout: Duration) -> anyhow::Result<Option<Signal>> {
+    let timeout = nix::libc::timespec {
+        tv_sec: timeout
+            .as_secs()
+            .try_into()
+            .unwrap_or(nix::libc::time_t::MAX),
+        tv_nsec: timeout.subsec_nanos().into(),
+    };
+    // SAFETY: both pointers are valid for the call; the siginfo pointer may
+    // be null (we only want the signal's number, the return value).
+    let number =
+        unsafe { nix::libc::sigtimedwait(signals.as_ref(), std::ptr::null_mut(), &timeout) };
+    match Errno::result(number) {
+        Ok(number) => Ok(Some(Signal::try_from(number)?)),
+        // EAGAIN: the time ran out. EINTR: another signal's handler ran (we
+        // install none); either way, nothing of ours arrived.
+        Err(Errno::EAGAIN | Errno::EINTR) => Ok(None),
+        Err(err) => Err(err).context("sigtimedwait(2)"),
+    }
+}
+// ANCHOR_END: wait_for_signal
+
+// ANCHOR: reap_or_kill
+/// The end of a forking server's clean stop: `children` were sent SIGTERM.
+/// Reaps each one as it exits, for at most `grace`; then sends SIGKILL to
+/// whoever is left (a child that blocks, ignores or handles SIGTERM, or one
+/// that is stopped), which no process can refuse, and reaps those too.
+/// Returns every child with its wait status, in the order they were reaped.
+///
+/// SIGCHLD must be blocked (it is, in every master): we wait for it with
+/// sigtimedwait(2), so a child that exits ends the wait at once.
+pub fn reap_or_kill(
+    children: impl IntoIterator<Item = Pid>,
+    grace: Duration,
+) -> Vec<(Pid, WaitStatus)> {
+    let deadline = Instant::now() + grace;
+    let mut left: Vec<Pid> = children.into_iter().collect();
+    let mut reaped = Vec::new();
+    let mut sigchld = SigSet::empty();
+    sigchld.add(Signal::SIGCHLD);
+    let mut killed = false;
+    while !left.is_empty() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() && !killed {
+            for &pid in &left {
+                println!("{pid} still running after {grace:?}: SIGKILL");
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+            killed = true;
+        }
+        // Within the grace period, only collect those that have exited
+        // (WNOHANG); after SIGKILL, block: nobody survives it.
+        let flags = (!killed).then_some(WaitPidFlag::WNOHANG);
+        left.retain(|&pid| match waitpid(pid, flags) {
+            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => true,
+            Ok(status) => {
+                reaped.push((pid, status));
+                false
+            }
+            Err(err) => {
+                eprintln!("waitpid({pid}): {err}");
+                false
+            }
+        });
+        if !killed && !left.is_empty() {
+            // Sleep until a child exits (SIGCHLD) or the grace period ends.
+            let _ = wait_for_signal(&sigchld, remaining);
+        }
+    }
+    reaped
+}
+// ANCHOR_END: reap_or_kill
 
 // ---------------------------------------------------------------------------
 // Replies

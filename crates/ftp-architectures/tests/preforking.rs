@@ -85,3 +85,13 @@ fn concurrency_zero_is_refused() {
         "stderr: {stderr}"
     );
 }
+
+#[test]
+fn a_stopped_worker_is_sigkilled_after_the_grace_period() {
+    let envs = [("CONCURRENCY", "2"), ("SHUTDOWN_GRACE", "0.5")];
+    let (server, stuck) = hygiene::stuck_child_is_killed(BIN, &envs, Signal::SIGTERM, 0, 2);
+    server.expect_line("SIGTERM: stopping 2 workers");
+    server.expect_line(&format!("{stuck} still running after 500ms: SIGKILL"));
+    server.expect_line(&format!("worker {stuck} killed by SIGKILL"));
+    server.expect_line("stopped");
+}

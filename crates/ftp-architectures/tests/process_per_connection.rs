@@ -94,3 +94,13 @@ fn sigterm_stops_every_child_and_exits() {
 fn children_die_with_the_parent_even_on_sigkill() {
     hygiene::children_die_with_the_server(BIN, &[], 2, 2);
 }
+
+#[test]
+fn a_stopped_child_is_sigkilled_after_the_grace_period() {
+    let envs = [("SHUTDOWN_GRACE", "0.5")];
+    let (server, stuck) = hygiene::stuck_child_is_killed(BIN, &envs, Signal::SIGINT, 1, 1);
+    server.expect_line("SIGINT: stopping 1 children");
+    server.expect_line(&format!("{stuck} still running after 500ms: SIGKILL"));
+    server.expect_line(&format!("child {stuck} killed by SIGKILL"));
+    server.expect_line("stopped");
+}

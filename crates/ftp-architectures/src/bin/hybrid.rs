@@ -5,8 +5,10 @@
 //!
 //! The master process creates the listener, forks `CONCURRENCY` workers
 //! (default: one per core) and then only supervises: it replaces a worker
-//! that dies and, on SIGINT or SIGTERM, stops every worker, waits for each,
-//! and exits with status 0. It prints one line per worker event:
+//! that dies (at most one replacement per second, so a worker that keeps
+//! dying at once is not respawned in a tight loop) and, on SIGINT or
+//! SIGTERM, stops every worker, waits for each (SIGKILL for any still running
+//! after `SHUTDOWN_GRACE` seconds, default 5), and exits with status 0. It prints one line per worker event:
 //!
 //! ```text
 //! Listening on 127.0.0.1:4481
@@ -45,10 +47,11 @@ fn main() -> anyhow::Result<()> {
 #[cfg(target_os = "linux")]
 mod linux {
     use std::num::NonZeroUsize;
+    use std::time::{Duration, Instant};
 
     use anyhow::{Context, bail};
-    use ftp_architectures::Config;
     use ftp_architectures::reactor::Reactor;
+    use ftp_architectures::{Config, reap_or_kill, wait_for_signal};
     use nix::errno::Errno;
     use nix::sys::prctl;
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
@@ -56,6 +59,9 @@ mod linux {
     use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
     use socket2::{Domain, SockAddr, Socket, Type};
+
+    /// The shortest time between two replacement workers.
+    const RESPAWN_INTERVAL: Duration = Duration::from_secs(1);
 
     pub fn main() -> anyhow::Result<()> {
         let config = Config::from_env()?;
@@ -113,10 +119,16 @@ mod linux {
 
         // ANCHOR: supervise
         // Ruby: `loop { pid = Process.wait; ... }` plus `trap(:INT)`.
+        // At most one replacement per RESPAWN_INTERVAL: a worker that dies
+        // as soon as it starts must not make the master fork in a loop.
+        let mut last_spawn = Instant::now();
+        let mut stop_signals = SigSet::empty();
+        stop_signals.add(Signal::SIGINT);
+        stop_signals.add(Signal::SIGTERM);
         loop {
             match signals.wait().context("sigwait(2)")? {
                 signal @ (Signal::SIGINT | Signal::SIGTERM) => {
-                    stop_workers(signal, &workers);
+                    stop_workers(signal, &workers, config.shutdown_grace);
                     return Ok(());
                 }
                 // One or more workers died (signals of one kind do not
@@ -124,6 +136,14 @@ mod linux {
                 _ => {
                     for dead in reap_dead_workers()? {
                         workers.retain(|&worker| worker != dead);
+                        // Wait out the rest of the interval (none if it has
+                        // passed); SIGINT or SIGTERM cuts the wait short.
+                        let rest = RESPAWN_INTERVAL.saturating_sub(last_spawn.elapsed());
+                        if let Some(signal) = wait_for_signal(&stop_signals, rest)? {
+                            stop_workers(signal, &workers, config.shutdown_grace);
+                            return Ok(());
+                        }
+                        last_spawn = Instant::now();
                         match spawn_worker(&listener, &config, &signals) {
                             Ok(worker) => workers.push(worker),
                             // Out of processes or memory: serve with fewer
@@ -222,7 +242,8 @@ mod linux {
 
     /// SIGTERM to every worker, then wait for each one, so that none is
     /// left running (an orphan) or unreaped (a zombie) when the master exits.
-    fn stop_workers(signal: Signal, workers: &[Pid]) {
+    /// A worker still running after `grace` (SHUTDOWN_GRACE) gets SIGKILL.
+    fn stop_workers(signal: Signal, workers: &[Pid], grace: Duration) {
         println!("{signal}: stopping {} workers", workers.len());
         for &pid in workers {
             // Ruby: Process.kill(:TERM, pid). After Ctrl-C (SIGINT to the
@@ -232,15 +253,8 @@ mod linux {
                 eprintln!("kill({pid}, SIGTERM): {err}");
             }
         }
-        for &pid in workers {
-            loop {
-                match waitpid(pid, None) {
-                    Err(Errno::EINTR) => continue,
-                    Ok(status) => println!("worker {pid} {}", describe(status)),
-                    Err(err) => eprintln!("waitpid({pid}): {err}"),
-                }
-                break;
-            }
+        for (pid, status) in reap_or_kill(workers.iter().copied(), grace) {
+            println!("worker {pid} {}", describe(status));
         }
         println!("stopped");
     }

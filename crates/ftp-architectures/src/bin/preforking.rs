@@ -5,9 +5,12 @@
 //! accepts: it waits for signals.
 //!
 //! - A worker that dies (a crash, an OOM kill, `kill -9`) is reaped and
-//!   replaced, so the pool stays at `CONCURRENCY`.
+//!   replaced, so the pool stays at `CONCURRENCY`; at most one replacement
+//!   per second, so a worker that keeps dying at once is not respawned in a
+//!   tight loop.
 //! - On SIGINT or SIGTERM the master closes its listener, sends SIGTERM to
-//!   every worker, reaps them all and exits 0: no zombie, no orphan. A worker
+//!   every worker, reaps them all (with SIGKILL for any still running after
+//!   `SHUTDOWN_GRACE` seconds, default 5) and exits 0: no zombie, no orphan. A worker
 //!   also gets SIGTERM from the kernel if the master dies any other way.
 //!
 //! Prints `Listening on <ip>:<port>`, then `started worker <pid>` for each
@@ -21,15 +24,19 @@
 //! in another terminal `curl ftp://127.0.0.1:4481/` or `lftp -p 4481 127.0.0.1`.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ftp_architectures::Config;
+use ftp_architectures::{Config, wait_for_signal};
 use nix::errno::Errno;
 use nix::sys::prctl;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 use socket2::{Domain, SockAddr, Socket, Type};
+
+/// The shortest time between two replacement workers.
+const RESPAWN_INTERVAL: Duration = Duration::from_secs(1);
 
 fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
@@ -83,13 +90,27 @@ fn main() -> anyhow::Result<()> {
     // ANCHOR_END: prefork
 
     // ANCHOR: master_loop
-    // 4. The master keeps an eye on its workers.
+    // 4. The master keeps an eye on its workers. A worker that dies as soon
+    //    as it starts (a crash, a bad FTP_ROOT) must not make the master
+    //    fork in a tight loop: it starts at most one replacement per
+    //    RESPAWN_INTERVAL, and waits out the rest of it if need be.
+    let mut last_spawn = Instant::now();
+    let mut stop_signals = SigSet::empty();
+    stop_signals.add(Signal::SIGINT);
+    stop_signals.add(Signal::SIGTERM);
     loop {
         match signals.wait().context("sigwait(3)")? {
             Signal::SIGCHLD => {
                 // One SIGCHLD may stand for several exits: reap them all.
                 // Ruby: "Process #{pid} quit unexpectedly", and a new one.
                 for dead in reap_workers(&mut workers) {
+                    // Wait out the rest of the interval (none if it has
+                    // passed); SIGINT or SIGTERM cuts the wait short.
+                    let rest = RESPAWN_INTERVAL.saturating_sub(last_spawn.elapsed());
+                    if let Some(stop) = wait_for_signal(&stop_signals, rest)? {
+                        return stop_workers(stop, listener, workers, config.shutdown_grace);
+                    }
+                    last_spawn = Instant::now();
                     match spawn_worker(&listener, &unblocked, &config) {
                         Ok(pid) => {
                             workers.insert(pid);
@@ -98,7 +119,7 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            stop => return stop_workers(stop, listener, workers),
+            stop => return stop_workers(stop, listener, workers, config.shutdown_grace),
         }
     }
     // ANCHOR_END: master_loop
@@ -177,7 +198,12 @@ fn reap_workers(workers: &mut BTreeSet<Pid>) -> Vec<Pid> {
 
 // ANCHOR: stop
 /// SIGINT or SIGTERM: stop every worker, reap them, exit.
-fn stop_workers(signal: Signal, listener: Socket, workers: BTreeSet<Pid>) -> anyhow::Result<()> {
+fn stop_workers(
+    signal: Signal,
+    listener: Socket,
+    workers: BTreeSet<Pid>,
+    grace: Duration,
+) -> anyhow::Result<()> {
     println!("{signal}: stopping {} workers", workers.len());
     // The workers' copies still accept until they die; closing ours now
     // means the socket is gone as soon as the last worker is.
@@ -187,11 +213,10 @@ fn stop_workers(signal: Signal, listener: Socket, workers: BTreeSet<Pid>) -> any
         // zombie until reaped, so the pid is still ours to signal.
         let _ = kill(pid, Signal::SIGTERM);
     }
-    for pid in workers {
-        match waitpid(pid, None) {
-            Ok(status) => println!("worker {pid} {}", describe(status)),
-            Err(err) => eprintln!("waitpid({pid}) failed: {err}"),
-        }
+    // Wait for them, but not forever: a worker still running after
+    // `grace` (SHUTDOWN_GRACE) gets SIGKILL, which it cannot ignore.
+    for (pid, status) in ftp_architectures::reap_or_kill(workers, grace) {
+        println!("worker {pid} {}", describe(status));
     }
     println!("stopped");
     Ok(())

@@ -12,6 +12,8 @@
 //!   running out of processes.
 //! - **A clean stop.** On SIGINT or SIGTERM the parent stops accepting, sends
 //!   SIGTERM to every child, reaps them all and exits 0: no orphan is left.
+//!   A child still running `SHUTDOWN_GRACE` seconds (default 5) later gets
+//!   SIGKILL, so one stuck child cannot hang the stop.
 //!
 //! The parent stays single-threaded: that is what makes fork(2) safe here.
 //!
@@ -19,7 +21,8 @@
 //! `child <pid> serves <peer> (<n> of <max>)`, `child <pid> exited with status
 //! <code> (<n> live)` (or `killed by <signal>`), `refused <peer>:
 //! MAX_CONNECTIONS (<max>) reached`, and on a signal `<signal>: stopping <n>
-//! children` then `stopped`. Exits 0 after a signal, 1 if it cannot start.
+//! children` then `stopped` (plus `<pid> still running after <grace>: SIGKILL` for a child
+//! that outlived the grace period). Exits 0 after a signal, 1 if it cannot start.
 //!
 //! Try it: `FTP_ROOT=. cargo run -p ftp-architectures --bin process_per_connection`,
 //! then in another terminal `curl ftp://127.0.0.1:4481/` or
@@ -28,6 +31,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::time::Duration;
 
 use anyhow::Context;
 use ftp_architectures::{Config, Reply};
@@ -103,7 +107,7 @@ fn main() -> anyhow::Result<()> {
         while let Some(info) = signal_fd.read_signal().context("reading the signalfd")? {
             let signal = Signal::try_from(info.ssi_signo as i32).ok();
             if let Some(stop @ (Signal::SIGINT | Signal::SIGTERM)) = signal {
-                return stop_children(stop, listener, children);
+                return stop_children(stop, listener, children, config.shutdown_grace);
             }
         }
         reap_children(&mut children);
@@ -232,7 +236,12 @@ fn reap_children(children: &mut BTreeSet<Pid>) {
 
 // ANCHOR: stop
 /// SIGINT or SIGTERM: stop accepting, stop every child, reap them, exit.
-fn stop_children(signal: Signal, listener: Socket, children: BTreeSet<Pid>) -> anyhow::Result<()> {
+fn stop_children(
+    signal: Signal,
+    listener: Socket,
+    children: BTreeSet<Pid>,
+    grace: Duration,
+) -> anyhow::Result<()> {
     println!("{signal}: stopping {} children", children.len());
     // Closing the listener first: a client that connects from now on is
     // refused by the kernel instead of waiting in a queue nobody reads.
@@ -241,13 +250,10 @@ fn stop_children(signal: Signal, listener: Socket, children: BTreeSet<Pid>) -> a
         // ESRCH cannot happen: an exited child stays a zombie until reaped.
         let _ = kill(pid, Signal::SIGTERM);
     }
-    for pid in children {
-        // Blocking waitpid(2) for this child. Our signals are blocked, so
-        // this cannot be interrupted (EINTR).
-        match waitpid(pid, None) {
-            Ok(status) => println!("child {pid} {}", describe(status)),
-            Err(err) => eprintln!("waitpid({pid}) failed: {err}"),
-        }
+    // Wait for them, but not forever: a child that blocks or ignores
+    // SIGTERM (or is stopped) gets SIGKILL once `grace` (SHUTDOWN_GRACE) is up.
+    for (pid, status) in ftp_architectures::reap_or_kill(children, grace) {
+        println!("child {pid} {}", describe(status));
     }
     println!("stopped");
     Ok(())

@@ -216,3 +216,44 @@ pub fn killed_worker_is_replaced(bin: &str, concurrency: usize) -> (Server, u32)
     }
     (server, victim.pid)
 }
+
+/// A child that cannot act on SIGTERM must not hang the server's stop. We
+/// stop the first child with SIGSTOP (a stopped process keeps SIGTERM
+/// pending, but SIGKILL still ends it), then send `signal` to the server:
+/// after `SHUTDOWN_GRACE` it must SIGKILL that child, reap it, and exit 0
+/// with none of its children left. `envs` should set a short
+/// `SHUTDOWN_GRACE` (the test asserts no timing, it only saves time).
+/// Returns the (exited) server and the pid of the stopped child.
+pub fn stuck_child_is_killed(
+    bin: &str,
+    envs: &[(&str, &str)],
+    signal: Signal,
+    clients: usize,
+    children: usize,
+) -> (Server, u32) {
+    let fixture = Fixture::new();
+    let mut server = start(bin, &fixture, envs);
+    let _connected: Vec<Ftp> = (0..clients).map(|_| Ftp::connect(&server)).collect();
+    let before = wait_for_children(&server, children);
+    let stuck = before[0];
+    send(stuck.pid, Signal::SIGSTOP);
+    wait_for("the child to be stopped", || {
+        Process::read(stuck.pid)
+            .filter(|now| now.is(&stuck) && now.state == 'T')
+            .map(|_| ())
+    });
+
+    send(server.pid(), signal);
+    let status = server.wait_exit();
+    assert!(
+        status.success(),
+        "exit status {status}; stderr:\n{}",
+        server.stderr()
+    );
+    let left: Vec<&Process> = before.iter().filter(|child| child.is_running()).collect();
+    assert!(
+        left.is_empty(),
+        "still running after the server exited: {left:?}"
+    );
+    (server, stuck.pid)
+}
