@@ -260,3 +260,8 @@ impl Reply {
     }
 }
 // ANCHOR_END: reply
+
+/// The epoll event loop of `cloudhash_evented` and `cloudhash_hybrid`
+/// (Linux only).
+#[cfg(target_os = "linux")]
+pub mod reactor;

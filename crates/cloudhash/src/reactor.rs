@@ -1,10 +1,9 @@
 //! The event loop of the evented CloudHash servers: one thread, one epoll
 //! instance, every connection non-blocking, each with its own buffers.
 //! `cloudhash_evented` runs one of these; `cloudhash_hybrid` runs one in each
-//! of its worker threads. (The two binaries include this file with
-//! `#[path]`; the crate's library is the store and request language of Part
-//! 1, which these servers do not use: they speak the newline-framed protocol
-//! of the `framing` crate.)
+//! of its worker threads. (The rest of this crate's library is the store and
+//! request language of Part 1, which these servers do not use: they speak
+//! the newline-framed protocol of the `framing` crate.)
 //!
 //! What makes it fast is batching. When a connection is readable, the loop
 //! reads everything the kernel has for it, runs every complete line in it,

@@ -20,10 +20,6 @@
 //! `exit`. Or pipeline: `printf 'SET a 1\nGET a\nGET b\n' | nc -N localhost 4481`.
 
 #[cfg(target_os = "linux")]
-#[path = "../reactor.rs"]
-mod reactor;
-
-#[cfg(target_os = "linux")]
 fn main() -> anyhow::Result<()> {
     use anyhow::Context;
     use framing::Store;
@@ -49,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     // ANCHOR: run
     // One thread serves every connection: the event loop never returns
     // unless epoll itself fails.
-    reactor::run(listener, Store::new())
+    cloudhash::reactor::run(listener, Store::new())
     // ANCHOR_END: run
 }
 

@@ -19,10 +19,6 @@
 //! the others, whichever worker serves them.
 
 #[cfg(target_os = "linux")]
-#[path = "../reactor.rs"]
-mod reactor;
-
-#[cfg(target_os = "linux")]
 fn main() -> anyhow::Result<()> {
     use std::sync::mpsc;
     use std::thread;
@@ -55,7 +51,7 @@ fn main() -> anyhow::Result<()> {
         thread::Builder::new()
             .name(format!("worker {i}"))
             .spawn(move || {
-                let result = reactor::run(listener, store);
+                let result = cloudhash::reactor::run(listener, store);
                 let _ = ended.send((i, result));
             })
             .context("starting a worker thread")?;
